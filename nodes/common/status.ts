@@ -1,0 +1,61 @@
+/** The node status texts of this package, so every node shows the same things the same way. */
+import type { Node, NodeAPI } from "node-red";
+import { PresenceError } from "../zoom/errors";
+import { translate } from "./i18n";
+
+const SHORT_ERRORS: Record<string, string> = {
+  invalid_input: "invalid input",
+  rate_limited: "rate limited",
+  auth_failed: "auth failed",
+  zoom_error: "Zoom error",
+  network_error: "network error",
+};
+
+export class StatusHelper {
+  constructor(
+    private readonly RED: NodeAPI,
+    private readonly node: Node,
+    private readonly namespace: string,
+  ) {}
+
+  /** A status now set: a red dot for Do Not Disturb with its minutes, a green dot otherwise. */
+  set(status: string, duration?: number): void {
+    if (duration !== undefined) {
+      const text = this.text("status.dnd", { minutes: duration }, `${status} ${duration} min`);
+      this.node.status({ fill: "red", shape: "dot", text });
+      return;
+    }
+    this.node.status({ fill: "green", shape: "dot", text: this.text("status.set", { status }, status) });
+  }
+
+  /** An update held until the user's window opens. */
+  queued(status: string, opensAt: number | undefined): void {
+    if (opensAt === undefined) {
+      this.node.status({ fill: "yellow", shape: "ring", text: this.text("status.queued-after-answer", { status }, `queued: ${status}`) });
+      return;
+    }
+    const seconds = Math.max(0, Math.ceil((opensAt - Date.now()) / 1000));
+    this.node.status({ fill: "yellow", shape: "ring", text: this.text("status.queued", { status, seconds }, `queued: ${status} in ${seconds} s`) });
+  }
+
+  /** A short error: the kind, and for Zoom answers the HTTP status and Zoom's code. */
+  error(error: unknown): void {
+    let short = "error";
+    if (error instanceof PresenceError) {
+      short = SHORT_ERRORS[error.kind] ?? error.kind;
+      const { statusCode, code } = error as { statusCode?: number; code?: unknown };
+      if (statusCode !== undefined) {
+        short += ` ${statusCode}${code !== undefined ? `/${String(code)}` : ""}`;
+      }
+    }
+    this.node.status({ fill: "red", shape: "ring", text: this.text("status.error", { error: short }, short) });
+  }
+
+  clear(): void {
+    this.node.status({});
+  }
+
+  private text(key: string, params: Record<string, unknown>, fallback: string): string {
+    return translate(this.RED, `${this.namespace}.${key}`, params, fallback);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The `zoom-account` config node: a Zoom app's credentials and the limits of its account. It builds
+ * one connection (client, token source, limits) that the presence nodes use, and serves the editor's
+ * "Test connection" button.
+ */
+import type { NodeAPI, NodeDef } from "node-red";
+import type { Request, Response } from "express";
+import { ZoomAccountNode } from "./common/account-node";
+import { AccountConnection, AccountCredentials, createConnection, migrateAccountSettings, resolveBaseUrls } from "./zoom/account";
+import { requestToken, tokenUrlFor } from "./zoom/token";
+import { ZoomClient } from "./zoom/client";
+import { StaticTokenSource } from "./zoom/token";
+import { errorText } from "./common/i18n";
+
+type ZoomAccountDef = NodeDef & Record<string, unknown>;
+
+/** Scopes that presence updates need: either the classic scope or the granular one. */
+const NEEDED_SCOPES: Array<{ any: string[]; purpose: string }> = [
+  { any: ["user:write:admin", "user:update:presence_status:admin"], purpose: "set presence" },
+  { any: ["user:read:admin", "user:read:presence_status:admin"], purpose: "read presence" },
+];
+
+/** The placeholder Node-RED's editor sends for a password credential that is stored but not shown. */
+const STORED_PASSWORD = "__PWRD__";
+
+export = function register(RED: NodeAPI): void {
+  function ZoomAccount(this: ZoomAccountNode, config: ZoomAccountDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    node.settings = migrateAccountSettings(config);
+
+    let connection: AccountConnection | undefined;
+    let configError: unknown;
+    try {
+      connection = createConnection(node.settings, node.credentials ?? {}, node.id);
+    } catch (error) {
+      configError = error;
+      node.warn(errorText(RED, "zoom-account", error));
+    }
+
+    node.connection = () => {
+      if (!connection) {
+        throw configError;
+      }
+      return connection;
+    };
+  }
+
+  RED.nodes.registerType("zoom-account", ZoomAccount as never, {
+    credentials: {
+      accountId: { type: "text" },
+      clientId: { type: "text" },
+      clientSecret: { type: "password" },
+      accessToken: { type: "password" },
+    },
+  });
+
+  RED.httpAdmin.post("/zoom-account/test", RED.auth.needsPermission("zoom-account.write"), (request: Request, response: Response) => {
+    testConnection(request.body ?? {}).then(
+      (result) => response.json(result),
+      (error: unknown) => response.json({ ok: false, error: errorText(RED, "zoom-account", error) }),
+    );
+  });
+
+  /**
+   * Gets a token with the values entered in the editor, which may not be deployed yet. Password fields
+   * that still hold the placeholder fall back to the stored credentials of that config node.
+   */
+  async function testConnection(body: Record<string, unknown>): Promise<{ ok: true; scopes: string[]; missingScopes: string[] }> {
+    const settings = migrateAccountSettings(body);
+    const entered = (typeof body.credentials === "object" && body.credentials !== null ? body.credentials : {}) as Record<string, unknown>;
+    const stored = (typeof body.id === "string" ? RED.nodes.getCredentials(body.id) : undefined) as AccountCredentials | undefined;
+    const credentials: AccountCredentials = {};
+    for (const field of ["accountId", "clientId", "clientSecret", "accessToken"] as const) {
+      const value = typeof entered[field] === "string" ? (entered[field] as string) : undefined;
+      credentials[field] = value === STORED_PASSWORD || value === undefined ? stored?.[field] : value;
+    }
+
+    // Building the connection checks the URLs and that the credentials are present.
+    const connection = createConnection(settings, credentials, typeof body.id === "string" ? body.id : "test");
+
+    if (settings.authType === "token") {
+      const client = new ZoomClient({ apiBaseUrl: connection.apiBaseUrl, tokens: new StaticTokenSource(credentials.accessToken ?? ""), timeoutMs: connection.timeoutMs });
+      await client.getPresence("me");
+      return { ok: true, scopes: [], missingScopes: [] };
+    }
+
+    const { oauthBaseUrl } = resolveBaseUrls(settings);
+    const { token } = await requestToken(
+      tokenUrlFor(oauthBaseUrl),
+      { accountId: credentials.accountId ?? "", clientId: credentials.clientId ?? "", clientSecret: credentials.clientSecret ?? "" },
+      connection.timeoutMs,
+    );
+    const scopes = token.scope.split(/\s+/).filter(Boolean);
+    const missingScopes = NEEDED_SCOPES.filter((need) => !need.any.some((scope) => scopes.includes(scope))).map(
+      (need) => `${need.any.join(" or ")} (${need.purpose})`,
+    );
+    return { ok: true, scopes, missingScopes };
+  }
+};
