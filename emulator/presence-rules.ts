@@ -33,6 +33,12 @@ const LIVE_SPELLINGS: Readonly<Record<string, string>> = {
   In_Calendar_Event: "In_A_Calendar_Event",
 };
 
+/** Spellings that presence events use in place of the PUT spellings. */
+const EVENT_SPELLINGS: Readonly<Record<string, string>> = {
+  In_A_Zoom_Meeting: "In_Meeting",
+  On_A_Call: "On_Phone_Call",
+};
+
 /** Other spellings of a stored status mapped to the canonical (PUT) spelling. */
 const CANONICAL_SPELLINGS: Readonly<Record<string, string>> = {
   Do_No_Disturb: DO_NOT_DISTURB,
@@ -53,6 +59,11 @@ export function canonicalStatus(status: string): string | undefined {
 /** Returns the spelling GET uses for a canonical status. */
 export function spellForGet(status: string, liveSpellings: boolean): string {
   return liveSpellings ? (LIVE_SPELLINGS[status] ?? status) : status;
+}
+
+/** Returns the spelling a `user.presence_status_updated` event uses for a canonical status. */
+export function spellForEvent(status: string): string {
+  return EVENT_SPELLINGS[status] ?? status;
 }
 
 /** A valid presence update: the canonical status and, for Do Not Disturb, its duration in minutes. */

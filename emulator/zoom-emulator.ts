@@ -3,16 +3,27 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 import {
   DEFAULT_DND_MINUTES,
   DO_NOT_DISTURB,
   PUT_STATUSES,
   canonicalStatus,
+  spellForEvent,
   spellForGet,
   validatePresenceUpdate,
   type ZoomErrorBody,
 } from "./presence-rules";
+import {
+  EventSocketServer,
+  buildPresenceEvent,
+  sendWebhook,
+  type EventSocketRecord,
+  type WebhookResponse,
+  type WebhookSendOptions,
+  type ZoomEvent,
+} from "./events";
 import { BodyTooLargeError, parseBody, readBody, type ParsedBody } from "./request-body";
 import { SlidingWindowCounter } from "./request-window";
 
@@ -31,6 +42,11 @@ export interface EmulatorUser {
   status?: string;
   /** Whether the user is signed in to a Zoom client. Default true. */
   signedIn?: boolean;
+  /**
+   * Whether the user is signed in only to Zoom's web client, which does not apply presence changes:
+   * PUT then returns 204 but the status stays. Default false.
+   */
+  webClientOnly?: boolean;
 }
 
 export interface EmulatorOptions {
@@ -53,6 +69,24 @@ export interface EmulatorOptions {
   accountRateLimit?: number;
   /** When true, GET returns In_A_Meeting, In_A_Call and In_A_Calendar_Event as the live API does. Default false. */
   liveSpellings?: boolean;
+  /** The subscription ID that WebSocket connections to /ws must name. Default DEFAULT_SUBSCRIPTION_ID. */
+  wsSubscriptionId?: string;
+}
+
+/** Options of setStatus. */
+export interface SetStatusOptions {
+  /** Also push a user.presence_status_updated event to every open WebSocket. Default false. */
+  emitEvent?: boolean;
+}
+
+/** Options of presenceEvent, for events that are late or out of order. */
+export interface PresenceEventOptions {
+  /** The status in any spelling; the event spells it as Zoom's events do. Default the user's status. */
+  status?: string;
+  /** When the status changed, in epoch ms. Default now. */
+  changedAt?: number;
+  /** event_ts in epoch ms. Default changedAt. */
+  eventTs?: number;
 }
 
 export type RecordedRoute = "token" | "presence.put" | "presence.get" | "other";
@@ -103,6 +137,7 @@ export const DEFAULT_ACCOUNT: Readonly<EmulatorAccount> = {
 };
 export const DEFAULT_USER: Readonly<EmulatorUser> = { id: "u1", email: "desk@example.com" };
 export const DEFAULT_SCOPES: readonly string[] = ["user:read:admin", "user:write:admin"];
+export const DEFAULT_SUBSCRIPTION_ID = "emu-subscription";
 
 /** Scopes that allow each API route. A token needs one of them. */
 const ROUTE_SCOPES: Readonly<Record<"presence.put" | "presence.get", readonly string[]>> = {
@@ -125,6 +160,7 @@ interface UserState {
   email: string;
   status: string;
   signedIn: boolean;
+  webClientOnly: boolean;
   dndEndsAt?: number;
   statusBeforeDnd?: string;
   lastAcceptedPutAt?: number;
@@ -192,6 +228,7 @@ export class ZoomEmulator {
   private readonly sockets = new Set<Socket>();
   private socketsAccepted = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly eventSockets: EventSocketServer;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -213,7 +250,13 @@ export class ZoomEmulator {
       this.addUser(user);
     }
 
+    this.eventSockets = new EventSocketServer({
+      subscriptionId: options.wsSubscriptionId ?? DEFAULT_SUBSCRIPTION_ID,
+      authenticate: (token) => this.authenticateEventSocket(token),
+    });
+
     server.on("connection", (socket: Socket) => this.trackSocket(socket));
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       this.handleRequest(req, res).catch((error: unknown) => this.answerInternalError(res, error));
     });
@@ -259,6 +302,7 @@ export class ZoomEmulator {
       email: user.email,
       status: requireCanonicalStatus(user.status ?? "Available"),
       signedIn: user.signedIn ?? true,
+      webClientOnly: user.webClientOnly ?? false,
     };
     this.usersById.set(state.id, state);
     this.usersByEmail.set(emailKey, state);
@@ -279,13 +323,81 @@ export class ZoomEmulator {
    * Sets a user's status as if the user changed it in the Zoom client. It does not count as a
    * PUT for the presence window. Do Not Disturb lasts durationMinutes, or until changed when omitted.
    */
-  setStatus(userIdOrEmail: string, status: string, durationMinutes?: number): void {
+  setStatus(userIdOrEmail: string, status: string, durationMinutes?: number, options: SetStatusOptions = {}): void {
     const user = this.requireUser(userIdOrEmail);
     this.applyStatus(user, requireCanonicalStatus(status), durationMinutes, Date.now());
+    if (options.emitEvent) {
+      this.emitPresenceEvent(user.id);
+    }
+  }
+
+  /**
+   * Builds a user.presence_status_updated event for a user, as a webhook body or WebSocket message
+   * carries it. A status that is not a PUT status (Offline, Mobile_signed_in, or any other text) is
+   * used as given. NOTE: PUTs and setStatus() without emitEvent push no event.
+   */
+  presenceEvent(userIdOrEmail: string, options: PresenceEventOptions = {}): ZoomEvent {
+    const user = this.requireUser(userIdOrEmail);
+    const status = options.status === undefined ? user.status : (canonicalStatus(options.status) ?? options.status);
+    return buildPresenceEvent({
+      accountId: this.accounts[0]?.accountId ?? "",
+      userId: user.id,
+      email: user.email,
+      presenceStatus: spellForEvent(status),
+      changedAt: options.changedAt ?? Date.now(),
+      eventTs: options.eventTs,
+    });
+  }
+
+  /** Pushes a presence event for the user (with its current status, or `status`) to every open WebSocket. */
+  emitPresenceEvent(userIdOrEmail: string, status?: string): ZoomEvent {
+    const event = this.presenceEvent(userIdOrEmail, { status });
+    this.eventSockets.push(event);
+    return event;
+  }
+
+  /** Pushes any event object to every open WebSocket and returns how many connections received it. */
+  pushEvent(event: ZoomEvent): number {
+    return this.eventSockets.push(event);
+  }
+
+  /** POSTs an event to a webhook URL, signed like Zoom signs it (or badly, or stale, as the options set). */
+  sendWebhook(url: string, event: unknown, options: WebhookSendOptions): Promise<WebhookResponse> {
+    return sendWebhook(url, event, options);
+  }
+
+  /** Drops every WebSocket connection without a close handshake. */
+  dropWebSockets(): void {
+    this.eventSockets.drop();
+  }
+
+  /** Number of open WebSocket connections. */
+  openWebSockets(): number {
+    return this.eventSockets.openCount;
+  }
+
+  /** Every WebSocket upgrade request so far, accepted or refused, in order. */
+  get webSocketConnections(): readonly EventSocketRecord[] {
+    return this.eventSockets.connections;
+  }
+
+  /** Turns the responses to WebSocket heartbeats on or off (default on). */
+  setHeartbeatAnswers(on: boolean): void {
+    this.eventSockets.answerHeartbeats = on;
+  }
+
+  /** Number of heartbeats received on all WebSocket connections. */
+  get heartbeatsReceived(): number {
+    return this.eventSockets.heartbeats;
   }
 
   setSignedIn(userIdOrEmail: string, signedIn: boolean): void {
     this.requireUser(userIdOrEmail).signedIn = signedIn;
+  }
+
+  /** Sets whether the user is signed in only to the web client, where PUT returns 204 without effect. */
+  setWebClientOnly(userIdOrEmail: string, webClientOnly: boolean): void {
+    this.requireUser(userIdOrEmail).webClientOnly = webClientOnly;
   }
 
   /** Revokes every token issued so far, so API requests with them get 401 with code 124. */
@@ -320,8 +432,10 @@ export class ZoomEmulator {
     this.faults[route].push({ fault: { ...fault }, remaining: fault.times ?? 1 });
   }
 
-  clearFaults(): void {
-    for (const queue of Object.values(this.faults)) {
+  /** Removes the faults still queued for one route, or for every route when none is given. */
+  clearFaults(route?: FaultRoute): void {
+    const queues = route === undefined ? Object.values(this.faults) : [this.faults[route]];
+    for (const queue of queues) {
       queue.length = 0;
     }
   }
@@ -343,6 +457,7 @@ export class ZoomEmulator {
   }
 
   private async closeNow(): Promise<void> {
+    this.eventSockets.close();
     for (const timer of this.timers) {
       clearTimeout(timer);
     }
@@ -364,6 +479,27 @@ export class ZoomEmulator {
     this.socketsAccepted += 1;
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? "/", this.baseUrl);
+    if (url.pathname !== "/ws") {
+      socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    this.eventSockets.handleUpgrade(req, socket, head, url);
+  }
+
+  // The WebSocket endpoint checks its access_token query parameter as the API checks a bearer token.
+  private authenticateEventSocket(token: string | null): { ok: true } | { ok: false; status: number; message: string } {
+    const record = token === null ? undefined : this.tokens.get(token);
+    if (record === undefined || record.revoked) {
+      return { ok: false, status: 401, message: "Invalid access token." };
+    }
+    if (Date.now() >= record.expiresAt) {
+      return { ok: false, status: 401, message: "Access token is expired." };
+    }
+    return { ok: true };
   }
 
   private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -619,6 +755,9 @@ export class ZoomEmulator {
     }
 
     user.lastAcceptedPutAt = now;
+    if (user.webClientOnly) {
+      return { status: 204 };
+    }
     const { status, durationMinutes } = validation.update;
     this.applyStatus(user, status, status === DO_NOT_DISTURB ? (durationMinutes ?? DEFAULT_DND_MINUTES) : undefined, now);
     return { status: 204 };

@@ -52,6 +52,7 @@ export = function register(RED: NodeAPI): void {
       clientId: { type: "text" },
       clientSecret: { type: "password" },
       accessToken: { type: "password" },
+      webhookSecretToken: { type: "password" },
     },
   });
 

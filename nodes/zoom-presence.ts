@@ -7,12 +7,17 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "nod
 import { ZoomAccountNode } from "./common/account-node";
 import { errorText, translate } from "./common/i18n";
 import { StatusHelper } from "./common/status";
+import { AccountConnection } from "./zoom/account";
 import { BodyEncoding, SetPresenceResult } from "./zoom/client";
 import { InputError, PresenceError, RateLimitedError } from "./zoom/errors";
-import { PresenceUpdate, parseUpdate } from "./zoom/input";
-import { JobState, Outcome, WhenLimited } from "./zoom/limiter";
+import { PresenceUpdate, UpdateSources, parseUpdate } from "./zoom/input";
+import { lastKnownStatuses } from "./zoom/last-known";
+import { BudgetRequestAbortedError, JobState, Outcome, WhenLimited } from "./zoom/limiter";
 import { userKey } from "./zoom/policy";
+import { readPresence } from "./zoom/reader";
 import { presenceScheduler } from "./zoom/scheduler";
+import { DO_NOT_DISTURB, parseObservedStatus } from "./zoom/statuses";
+import { isToggle, resolveToggle, toggleTarget } from "./zoom/toggle";
 
 interface PresenceNodeDef extends NodeDef {
   account: string;
@@ -22,6 +27,7 @@ interface PresenceNodeDef extends NodeDef {
   whenLimited: string;
   minInterval: string | number;
   encoding: string;
+  confirm?: boolean | string;
 }
 
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
@@ -39,6 +45,11 @@ export = function register(RED: NodeAPI): void {
     const whenLimited: WhenLimited = config.whenLimited === "drop" || config.whenLimited === "error" ? config.whenLimited : "latest";
     const encoding: BodyEncoding = config.encoding === "multipart" ? "multipart" : "json";
     const minIntervalMs = secondsSetting(config.minInterval, DEFAULT_MIN_INTERVAL_SECONDS) * 1000;
+    const confirm = config.confirm === true || config.confirm === "true";
+    // Aborts the reads of toggles and confirmations when the node closes.
+    const reads = new AbortController();
+    /** The status of the newest update submitted per user and not yet settled, which a toggle starts from. */
+    const submitted = new Map<string, { status: string }>();
 
     node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
       RED.util.evaluateNodeProperty(config.userId, config.userIdType || "str", node, msg, (error: Error | null, nodeUserId: unknown) => {
@@ -51,6 +62,7 @@ export = function register(RED: NodeAPI): void {
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      reads.abort();
       const discarded = presenceScheduler.cancelOwner(node);
       if (discarded > 0) {
         node.log(translate(RED, `${NAMESPACE}.warn.discarded`, { count: discarded }, `Discarded ${discarded} waiting update(s) on close`));
@@ -60,24 +72,26 @@ export = function register(RED: NodeAPI): void {
     });
 
     function submit(msg: NodeMessageInFlow, nodeUserId: unknown, send: Send, done: Done): void {
+      const sources: UpdateSources = {
+        payload: msg.payload,
+        msgUserId: (msg as { userId?: unknown }).userId,
+        msgDuration: (msg as { duration?: unknown }).duration,
+        nodeUserId,
+        nodeDuration: config.duration,
+      };
       let update: PresenceUpdate;
       try {
         if (!account) {
           throw new InputError("account", "Missing Zoom account configuration", { key: "errors.no-account" });
         }
-        update = parseUpdate({
-          payload: msg.payload,
-          msgUserId: (msg as { userId?: unknown }).userId,
-          msgDuration: (msg as { duration?: unknown }).duration,
-          nodeUserId,
-          nodeDuration: config.duration,
-        });
+        // A toggle is parsed as Do Not Disturb first, which validates the user and the duration.
+        update = parseUpdate(isToggle(msg.payload) ? { ...sources, payload: resolveToggle(msg.payload, DO_NOT_DISTURB) } : sources);
       } catch (error) {
         fail(msg, error, done);
         return;
       }
 
-      let connection;
+      let connection: AccountConnection;
       try {
         connection = account.connection();
       } catch (error) {
@@ -85,9 +99,59 @@ export = function register(RED: NodeAPI): void {
         return;
       }
 
+      if (!isToggle(msg.payload)) {
+        schedule(msg, update, connection, send, done);
+        return;
+      }
+      currentStatus(connection, update.userId).then(
+        (current) => {
+          let toggled: PresenceUpdate;
+          try {
+            toggled = parseUpdate({ ...sources, payload: resolveToggle(msg.payload, toggleTarget(current)) });
+          } catch (error) {
+            fail(msg, error, done, update.userId);
+            return;
+          }
+          schedule(msg, toggled, connection, send, done);
+        },
+        (error: unknown) => {
+          if (error instanceof BudgetRequestAbortedError) {
+            done();
+            return;
+          }
+          fail(msg, error, done, update.userId);
+        },
+      );
+    }
+
+    /**
+     * Returns the status a toggle starts from: the newest update of this node still under way, else
+     * the last status known in the process (from zoom-presence-in or an earlier update), else a read.
+     */
+    async function currentStatus(connection: AccountConnection, userId: string): Promise<string> {
+      const key = userKey(connection.accountKey, userId);
+      const pending = submitted.get(key);
+      if (pending) {
+        return pending.status;
+      }
+      const known = lastKnownStatuses.get(connection.accountKey, userId);
+      if (known) {
+        return known.status;
+      }
+      const reading = await readPresence(presenceScheduler, connection, userId, { signal: reads.signal });
+      const status = parseObservedStatus(reading.status) ?? reading.status;
+      lastKnownStatuses.record(connection.accountKey, [userId], status, "read");
+      return status;
+    }
+
+    function schedule(msg: NodeMessageInFlow, update: PresenceUpdate, connection: AccountConnection, send: Send, done: Done): void {
+      const key = userKey(connection.accountKey, update.userId);
+      const entry = { status: update.status };
+      submitted.set(key, entry);
+
       presenceScheduler.submit<SetPresenceResult>({
         owner: node,
-        userKey: userKey(connection.accountKey, update.userId),
+        userKey: key,
         accountKey: connection.accountKey,
         accountRateLimit: connection.accountRateLimit,
         minIntervalMs,
@@ -95,8 +159,44 @@ export = function register(RED: NodeAPI): void {
         maxAttempts: connection.maxAttempts,
         attempt: (signal) => connection.client.setPresence(update, encoding, signal),
         held: (opensAt) => status.queued(update.status, opensAt),
-        settle: (outcome, job) => settle(msg, update, outcome, job, send, done),
+        settle: (outcome, job) => {
+          if (submitted.get(key) === entry) {
+            submitted.delete(key);
+          }
+          if (outcome.type === "sent") {
+            lastKnownStatuses.record(connection.accountKey, [update.userId], update.status, "set");
+          }
+          settle(msg, update, outcome, job, send, done);
+          if (outcome.type === "sent" && confirm) {
+            confirmStatus(connection, update);
+          }
+        },
       });
+    }
+
+    /** Reads the status back after an update and warns when Zoom reports another one. */
+    function confirmStatus(connection: AccountConnection, update: PresenceUpdate): void {
+      // NOTE: the read follows Zoom's 204 at once; whether Zoom can report the old status for a moment
+      // after accepting an update is not documented.
+      readPresence(presenceScheduler, connection, update.userId, { signal: reads.signal }).then(
+        (reading) => {
+          const actual = parseObservedStatus(reading.status) ?? reading.status;
+          lastKnownStatuses.record(connection.accountKey, [update.userId], actual, "read");
+          if (actual !== update.status) {
+            const params = { actual: reading.status, userId: update.userId, status: update.status };
+            node.warn(
+              translate(RED, `${NAMESPACE}.warn.not-confirmed`, params, `Zoom still reports ${reading.status} for user ${update.userId} after setting ${update.status} (the user may be signed in only on the web client)`),
+            );
+          }
+        },
+        (error: unknown) => {
+          if (error instanceof BudgetRequestAbortedError) {
+            return;
+          }
+          const params = { userId: update.userId, error: errorText(RED, NAMESPACE, error) };
+          node.warn(translate(RED, `${NAMESPACE}.warn.confirm-failed`, params, `Could not read back the status of user ${params.userId}: ${params.error}`));
+        },
+      );
     }
 
     function settle(msg: NodeMessageInFlow, update: PresenceUpdate, outcome: Outcome<SetPresenceResult>, job: JobState, send: Send, done: Done): void {

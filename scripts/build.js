@@ -9,8 +9,12 @@ const path = require("node:path");
 const root = path.resolve(__dirname, "..");
 const nodesOut = path.join(root, "dist", "nodes");
 
-fs.rmSync(path.join(root, "dist"), { recursive: true, force: true });
+const dist = path.join(root, "dist");
+
+// dist/ is overwritten in place rather than deleted first, so a test run that is reading it keeps
+// working while another build runs; compiled files whose source is gone are removed afterwards.
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
+removeOrphans(dist);
 
 fs.mkdirSync(nodesOut, { recursive: true });
 for (const entry of fs.readdirSync(path.join(root, "nodes"))) {
@@ -20,3 +24,21 @@ for (const entry of fs.readdirSync(path.join(root, "nodes"))) {
 }
 fs.cpSync(path.join(root, "nodes", "locales"), path.join(nodesOut, "locales"), { recursive: true });
 fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });
+
+/** Deletes compiled .js files under a folder of dist/ whose .ts source no longer exists. */
+function removeOrphans(folder) {
+  if (!fs.existsSync(folder)) {
+    return;
+  }
+  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) {
+      removeOrphans(full);
+    } else if (entry.name.endsWith(".js")) {
+      const source = path.join(root, path.relative(dist, full)).replace(/\.js$/, ".ts");
+      if (!fs.existsSync(source)) {
+        fs.rmSync(full);
+      }
+    }
+  }
+}

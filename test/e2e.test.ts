@@ -52,7 +52,7 @@ describe("runtime harness", function () {
     const zoomSets = (await runtime!.getNodeSets()).filter((nodeSet) => nodeSet.module === "node-red-contrib-zoom-presence");
     const { version } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
 
-    assert.deepEqual(zoomSets.map((nodeSet) => nodeSet.types).flat().sort(), ["zoom-account", "zoom-presence"]);
+    assert.deepEqual(zoomSets.map((nodeSet) => nodeSet.types).flat().sort(), ["zoom-account", "zoom-presence", "zoom-presence-in"]);
     for (const nodeSet of zoomSets) {
       assert.equal(nodeSet.local, true, `${nodeSet.id} was not loaded from the user directory`);
       assert.equal(nodeSet.version, version);
@@ -62,7 +62,7 @@ describe("runtime harness", function () {
   });
 
   it("serves the editor HTML of both node types", async () => {
-    for (const type of ["zoom-account", "zoom-presence"]) {
+    for (const type of ["zoom-account", "zoom-presence", "zoom-presence-in"]) {
       const html = await runtime!.getNodeSetHtml(`node-red-contrib-zoom-presence/${type}`);
       assert.match(html, new RegExp(`RED\\.nodes\\.registerType\\(\\s*["']${type}["']`), `${type} has no editor definition`);
     }

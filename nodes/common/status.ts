@@ -11,6 +11,19 @@ const SHORT_ERRORS: Record<string, string> = {
   network_error: "network error",
 };
 
+/** Returns a short description of an error for a node status: the kind, and for Zoom error responses the HTTP status and Zoom's code. */
+export function shortError(error: unknown): string {
+  let short = "error";
+  if (error instanceof PresenceError) {
+    short = SHORT_ERRORS[error.kind] ?? error.kind;
+    const { statusCode, code } = error as { statusCode?: number; code?: unknown };
+    if (statusCode !== undefined) {
+      short += ` ${statusCode}${code !== undefined ? `/${String(code)}` : ""}`;
+    }
+  }
+  return short;
+}
+
 export class StatusHelper {
   constructor(
     private readonly RED: NodeAPI,
@@ -38,16 +51,9 @@ export class StatusHelper {
     this.node.status({ fill: "yellow", shape: "ring", text: this.text("status.queued", { status, seconds }, `queued: ${status} in ${seconds} s`) });
   }
 
-  /** A short error: the kind, and for Zoom answers the HTTP status and Zoom's code. */
+  /** Shows a short error: the kind, and for Zoom responses the HTTP status and Zoom's code. */
   error(error: unknown): void {
-    let short = "error";
-    if (error instanceof PresenceError) {
-      short = SHORT_ERRORS[error.kind] ?? error.kind;
-      const { statusCode, code } = error as { statusCode?: number; code?: unknown };
-      if (statusCode !== undefined) {
-        short += ` ${statusCode}${code !== undefined ? `/${String(code)}` : ""}`;
-      }
-    }
+    const short = shortError(error);
     this.node.status({ fill: "red", shape: "ring", text: this.text("status.error", { error: short }, short) });
   }
 

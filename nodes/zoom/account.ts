@@ -137,7 +137,7 @@ export function resolveWebSocketBaseUrl(settings: AccountSettings): string {
     url = undefined;
   }
   if (!url || (url.protocol !== "ws:" && url.protocol !== "wss:")) {
-    throw new InputError("wsBaseUrl", `Invalid wsBaseUrl "${settings.wsBaseUrl}": expected a ws or wss URL`, {
+    throw new InputError("wsBaseUrl", `Invalid WebSocket base URL "${settings.wsBaseUrl}": expected a ws or wss URL`, {
       key: "errors.ws-base-url",
       params: { value: settings.wsBaseUrl },
     });

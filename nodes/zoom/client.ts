@@ -1,6 +1,6 @@
 /**
  * Calls to the Zoom REST API for presence: the bearer token, one retry with a new token after a 401,
- * and the mapping of Zoom's error answers to typed errors with helpful text.
+ * and the mapping of Zoom's error responses to typed errors with helpful text.
  */
 // Multipart bodies use undici's own FormData: undici is already the HTTP client, it streams FormData
 // bodies natively and sets the boundary header, so the form-data package would add a dependency for nothing.
@@ -140,19 +140,19 @@ function trackingIdOf(response: HttpResponse): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Turns an error answer into a typed error whose text says what to do about it. */
+/** Turns an error response into a typed error whose message tells the user what to do about it. */
 export function apiError(response: HttpResponse, userId: string): PresenceError {
   const body = parseJson(response.body);
   const statusCode = response.statusCode;
   const code = typeof body?.code === "number" ? body.code : undefined;
   const zoomMessage = typeof body?.message === "string" ? body.message : undefined;
   const trackingId = trackingIdOf(response);
-  const said = zoomMessage ?? `HTTP ${statusCode}`;
+  const reason = zoomMessage ?? `HTTP ${statusCode}`;
 
   if (statusCode === 401) {
     return new AuthError(
-      `Zoom rejected the access token (HTTP 401, code ${code ?? "none"}): ${said}`,
-      { key: "errors.token-rejected", params: { code: code ?? "none", message: said } },
+      `Zoom rejected the access token (HTTP 401, code ${code ?? "none"}): ${reason}`,
+      { key: "errors.token-rejected", params: { code: code ?? "none", message: reason } },
       statusCode,
       code,
       zoomMessage,
@@ -161,7 +161,7 @@ export function apiError(response: HttpResponse, userId: string): PresenceError 
   }
 
   const error = (text: string, key: string) =>
-    new ZoomApiError(text, { key, params: { userId, statusCode, code: code ?? "none", message: said } }, statusCode, code, zoomMessage, trackingId, retryAfterMs(response));
+    new ZoomApiError(text, { key, params: { userId, statusCode, code: code ?? "none", message: reason } }, statusCode, code, zoomMessage, trackingId, retryAfterMs(response));
 
   if (code === 5301) {
     return error(`Zoom could not update the presence of user ${userId} (code 5301): the user must be signed in to a Zoom desktop client`, "errors.zoom-5301");
@@ -179,9 +179,9 @@ export function apiError(response: HttpResponse, userId: string): PresenceError 
     );
   }
   if (statusCode === 429) {
-    return error(`Zoom rate limit reached for user ${userId} (HTTP 429): ${said}`, "errors.zoom-429");
+    return error(`Zoom rate limit reached for user ${userId} (HTTP 429): ${reason}`, "errors.zoom-429");
   }
-  return error(`Zoom answered HTTP ${statusCode} (code ${code ?? "none"}) for user ${userId}: ${said}`, "errors.zoom-other");
+  return error(`Zoom answered HTTP ${statusCode} (code ${code ?? "none"}) for user ${userId}: ${reason}`, "errors.zoom-other");
 }
 
 /** Reads Retry-After as seconds or as a date (HTTP date or ISO 8601), relative to now. */

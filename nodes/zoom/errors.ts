@@ -67,7 +67,7 @@ export class AuthError extends PresenceError {
   }
 }
 
-/** An error answer from the Zoom API, with the fields of Zoom's error body. */
+/** An error response from the Zoom API, with the fields of Zoom's error body. */
 export class ZoomApiError extends PresenceError {
   readonly kind = "zoom_error";
 
@@ -78,19 +78,19 @@ export class ZoomApiError extends PresenceError {
     readonly code: number | undefined,
     readonly zoomMessage: string | undefined,
     readonly trackingId: string | undefined,
-    /** Milliseconds Zoom asked to wait (429 and some 5xx answers), when it said. */
+    /** Milliseconds Zoom asked to wait (Retry-After on 429 and some 5xx responses), when the response had it. */
     readonly retryAfterMs?: number,
   ) {
     super(message, details);
   }
 
-  /** True for answers that a later attempt may turn into a success: 5xx and 429. */
+  /** True for responses that a later attempt may turn into a success: 5xx and 429. */
   get retryable(): boolean {
     return this.statusCode >= 500 || this.statusCode === 429;
   }
 }
 
-/** No answer: the host was unreachable, the connection was reset, or a timeout ran out. */
+/** No response: the host was unreachable, the connection was reset, or a timeout ran out. */
 export class NetworkError extends PresenceError {
   readonly kind = "network_error";
 

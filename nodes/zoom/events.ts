@@ -16,7 +16,7 @@ export interface PresenceEvent {
   /** `payload.object.date_time`: when the status changed, as Zoom wrote it. */
   dateTime?: string;
   time: EventTime;
-  /** `payload.object.app`: the client app that reported the change, when Zoom said. */
+  /** `payload.object.app`: the client app that reported the change, when the event contains it. */
   app?: Record<string, unknown>;
 }
 

@@ -9,7 +9,7 @@ import { NetworkError } from "./errors";
 
 /** Connections per origin. A burst of updates queues on these sockets instead of opening one per update. */
 export const POOL_CONNECTIONS = 16;
-/** Answers larger than this are cut; Zoom's presence and token answers are well under 1 KiB. */
+/** Response bodies larger than this are cut; Zoom's presence and token responses are well under 1 KiB. */
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpRequest {
@@ -31,7 +31,7 @@ export interface HttpResponse {
 const pools = new Map<string, Pool>();
 let proxyAgent: EnvHttpProxyAgent | undefined;
 
-/** Sends one request and reads the whole answer. Failures without an answer become NetworkError. */
+/** Sends one request and reads the whole response. Failures without a response become NetworkError. */
 export async function sendRequest(request: HttpRequest): Promise<HttpResponse> {
   const dispatcher = dispatcherFor(request.url, request.timeoutMs);
   try {
@@ -64,8 +64,8 @@ export async function closeAllPools(): Promise<void> {
 }
 
 /**
- * The proxy agent when HTTP_PROXY or HTTPS_PROXY is set, for connections that cannot use the pools
- * (WebSockets), or undefined for undici's global dispatcher.
+ * Returns the proxy agent when HTTP_PROXY or HTTPS_PROXY is set, for connections that cannot use the
+ * pools (WebSockets), or undefined for undici's global dispatcher.
  */
 export function proxyDispatcher(connectTimeoutMs: number): Dispatcher | undefined {
   if (!proxyConfigured()) {
@@ -158,7 +158,7 @@ function errorCode(error: unknown): string {
   if (typeof code === "string" && code !== "UND_ERR_SOCKET") {
     return code;
   }
-  // A socket error from undici says why in its cause, when the operating system gave one.
+  // A socket error from undici carries the reason in its cause, when the operating system gave one.
   const causeCode = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
   if (typeof causeCode === "string") {
     return causeCode;

@@ -2,7 +2,7 @@
  * The rate limiter for presence updates. Zoom accepts one update per user per minute and a fixed
  * number of requests per second per account, so updates pass through two gates:
  *
- * - a window per (API host, account, user): it opens `minInterval` after Zoom's answer to the
+ * - a window per (API host, account, user): it opens `minInterval` after Zoom's response to the
  *   previous update of that user. While a request is in flight or the window is closed, one update
  *   is held; a newer one replaces it under the `latest` policy.
  * - a budget per (API host, account): at most `accountRateLimit` requests in any one-second span.
@@ -19,7 +19,7 @@ export type WhenLimited = "latest" | "drop" | "error";
 export interface FailureDecision {
   /** `rate-limited`: wait and try again without counting an attempt; `retry`: back off and try again while attempts remain. */
   action: "rate-limited" | "retry" | "fail";
-  /** Milliseconds the server asked to wait, when it said. */
+  /** Milliseconds the server asked to wait (Retry-After), when the response had it. */
   retryAfterMs?: number;
   /** False only when the request surely never reached the server; the user's window then stays open. */
   reachedServer: boolean;
@@ -46,7 +46,7 @@ export interface JobSpec<R> {
   accountKey: string;
   /** Requests per second allowed for the whole account. */
   accountRateLimit: number;
-  /** Milliseconds between Zoom's answer to one update of this user and the next update. */
+  /** Milliseconds between Zoom's response to one update of this user and the next update. */
   minIntervalMs: number;
   whenLimited: WhenLimited;
   /** Attempts for failures that the decision marks `retry`, counting the first. */
@@ -282,6 +282,8 @@ export class PresenceScheduler {
       discarded++;
       if (job.controller) {
         // The request is on the wire: abort it, and finish() settles the job as discarded.
+        // NOTE: a request already sent can reach Zoom after the abort, later than the window assumes,
+        // so the next update for the user may get a 429, which it then waits out.
         job.controller.abort();
         continue;
       }

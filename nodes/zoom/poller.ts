@@ -1,6 +1,6 @@
 /**
- * Polling of presence, shared per user: every node that polls the same user through the same account
- * subscribes to one poll, which reads at the shortest interval any subscriber asked for and hands each
+ * Polling of presence, shared per user. Every node that polls the same user through the same account
+ * subscribes to one poll. The poll reads at the shortest interval of its subscribers and passes each
  * reading (or error) to all of them.
  */
 import { PresenceReading } from "./client";

@@ -1,6 +1,6 @@
 /**
  * Reads a user's presence with `GET /users/{userId}/presence_status` through the account's request
- * budget, which it shares with presence updates, and retries answers that a later attempt may turn
+ * budget, which it shares with presence updates, and retries failures that a later attempt may turn
  * into a success.
  */
 import { AccountConnection } from "./account";
@@ -21,8 +21,8 @@ export interface ReadOptions {
 export type ReadConnection = Pick<AccountConnection, "client" | "accountKey" | "accountRateLimit" | "maxAttempts">;
 
 /**
- * Reads one user's presence. Network errors and 5xx answers are retried with backoff, and 429
- * answers after Retry-After, up to the connection's maxAttempts in all. Other failures reject at once.
+ * Reads one user's presence. Network errors and 5xx responses are retried with backoff, and 429
+ * responses after Retry-After, up to the connection's maxAttempts in all. Other failures reject at once.
  */
 export async function readPresence(
   scheduler: PresenceScheduler,

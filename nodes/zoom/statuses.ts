@@ -67,13 +67,13 @@ export const READ_ONLY_STATUSES = ["Offline", "Mobile_signed_in"] as const;
 /** A status in the package's canonical vocabulary: a settable status or a read-only one. */
 export type ObservedStatus = SettableStatus | (typeof READ_ONLY_STATUSES)[number];
 
-/** Where a presence status is spelled: the PUT body, the GET answer, or a webhook or WebSocket event. */
+/** A place where a presence status is spelled: the PUT body, the GET response, or a webhook or WebSocket event. */
 export type Surface = "put" | "get" | "event";
 
 /**
- * How each canonical status is spelled on each surface, as Zoom's live API and events spell them. An
- * absent entry means the surface has no spelling for that status (`Offline` cannot be set, and no
- * event spelling of `Out_of_Office` is documented).
+ * The spelling of each canonical status on each surface, as Zoom's live API and events spell them.
+ * An absent entry means the surface has no spelling for that status: `Offline` cannot be set, and no
+ * event spelling of `Out_of_Office` is documented.
  */
 export const SPELLINGS: Readonly<Record<ObservedStatus, Readonly<Partial<Record<Surface, string>>>>> = {
   Available: { put: "Available", get: "Available", event: "Available" },
@@ -100,9 +100,9 @@ for (const [status, spellings] of Object.entries(SPELLINGS) as Array<[ObservedSt
 OBSERVED_BY_KEY.set(statusKey("Do_No_Disturb"), "Do_Not_Disturb");
 
 /**
- * Maps a status as Zoom reported it (GET answer or event, any of the spellings in SPELLINGS, compared
- * without case) to the canonical status. Returns undefined for a value that is none of them; callers
- * pass such a value on unchanged instead of guessing its meaning.
+ * Maps a status as Zoom reported it (GET response or event, any of the spellings in SPELLINGS,
+ * compared without case) to the canonical status. Returns undefined for any other value, which callers
+ * pass on unchanged instead of guessing its meaning.
  */
 export function parseObservedStatus(raw: string): ObservedStatus | undefined {
   return OBSERVED_BY_KEY.get(statusKey(raw));
@@ -113,7 +113,7 @@ export function spellStatus(status: ObservedStatus, surface: Surface): string | 
   return SPELLINGS[status][surface];
 }
 
-/** How a light or a node status shows a presence: busy (red), available (green), away (yellow) or offline (grey). */
+/** The class of a presence for a light or a node status: busy (red), available (green), away (yellow) or offline (grey). */
 export type StatusClass = "busy" | "available" | "away" | "offline" | "unknown";
 
 const STATUS_CLASSES: Readonly<Record<ObservedStatus, StatusClass>> = {

@@ -1,7 +1,7 @@
 /**
  * Verification of Zoom webhook requests. Zoom signs each request with the app's secret token:
  * `x-zm-signature` is `v0=` followed by the hex HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`.
- * The endpoint answers Zoom's `endpoint.url_validation` challenge with the HMAC of its plain token.
+ * The endpoint responds to Zoom's `endpoint.url_validation` challenge with the HMAC of its plain token.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -63,7 +63,7 @@ export function verifyWebhook(secretToken: string, request: SignedRequest, now: 
   return matched ? { ok: true } : { ok: false, reason: "bad-signature" };
 }
 
-/** The answer to Zoom's `endpoint.url_validation` event: the plain token and its hex HMAC-SHA256. */
+/** Returns the response body for Zoom's `endpoint.url_validation` event: the plain token and its hex HMAC-SHA256. */
 export function urlValidationAnswer(secretToken: string, plainToken: string): { plainToken: string; encryptedToken: string } {
   const encryptedToken = createHmac("sha256", secretToken).update(plainToken).digest("hex");
   return { plainToken, encryptedToken };
