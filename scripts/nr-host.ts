@@ -11,9 +11,13 @@
 // Environment:
 //   NR_CREDENTIAL_SECRET  key that encrypts flows_cred.json (required)
 //   NR_LOG_LEVEL          Node-RED console log level: fatal, error, warn, info (default), debug, trace
+//   NR_HOST_DIAGNOSTICS   "1" adds GET /nr-host/diagnostics on the same loopback server, a JSON report
+//                         for leak tests (see collectDiagnostics). Off by default. Run node with
+//                         --expose-gc (NODE_OPTIONS=--expose-gc works) so that it can force a GC.
 //
 // The admin API has no authentication, which is why the server only listens on 127.0.0.1.
 // SIGTERM or SIGINT stops the flows, closes the server and exits.
+import type { EventEmitter } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -121,6 +125,59 @@ function closeServer(server: http.Server): Promise<void> {
   });
 }
 
+/** The JSON report of GET /nr-host/diagnostics. */
+interface Diagnostics {
+  /** process.getActiveResourcesInfo() counted by type: timers, sockets, servers and so on. */
+  activeResources: Record<string, number>;
+  /** Bytes of heap in use, after a forced full GC when `gc` is true. */
+  heapUsed: number;
+  gc: boolean;
+  /** Listener counts per event name on RED.events and on process. */
+  listeners: Record<"RED.events" | "process", Record<string, number>>;
+  /** Users with state in this package's presence scheduler, or null before the package has loaded. */
+  presenceSchedulerUsers: number | null;
+}
+
+function listenerCounts(emitter: EventEmitter): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of emitter.eventNames()) {
+    counts[String(name)] = emitter.listenerCount(name);
+  }
+  return counts;
+}
+
+// Reads the scheduler from the module cache only, so the report never loads the package itself.
+function presenceSchedulerUsers(): number | null {
+  const suffix = path.join("node-red-contrib-zoom-presence", "dist", "nodes", "zoom", "scheduler.js");
+  const file = Object.keys(require.cache).find((key) => key.endsWith(suffix));
+  const scheduler = file ? (require.cache[file]?.exports as { presenceScheduler?: { userCount?: unknown } }).presenceScheduler : undefined;
+  return typeof scheduler?.userCount === "number" ? scheduler.userCount : null;
+}
+
+function collectDiagnostics(): Diagnostics {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    // A second pass frees what finalizers of the first released.
+    gc();
+    gc();
+  }
+
+  const activeResources: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) {
+    activeResources[type] = (activeResources[type] ?? 0) + 1;
+  }
+  return {
+    activeResources,
+    heapUsed: process.memoryUsage().heapUsed,
+    gc: gc !== undefined,
+    listeners: {
+      "RED.events": listenerCounts(RED.events as unknown as EventEmitter),
+      process: listenerCounts(process),
+    },
+    presenceSchedulerUsers: presenceSchedulerUsers(),
+  };
+}
+
 function writeEvent(event: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(event) + "\n");
 }
@@ -146,6 +203,11 @@ async function main(): Promise<void> {
   const port = await listen(server, options.port);
 
   RED.init(server, buildSettings(options, port));
+  if (process.env.NR_HOST_DIAGNOSTICS === "1") {
+    app.get("/nr-host/diagnostics", (_request, response) => {
+      response.json(collectDiagnostics());
+    });
+  }
   app.use("/", RED.httpAdmin);
   app.use("/", RED.httpNode);
 

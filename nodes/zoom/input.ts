@@ -29,7 +29,15 @@ export interface UpdateSources {
   nodeDuration: unknown;
 }
 
+/**
+ * Maximum length of a user id, in characters. An email address has at most 254: RFC 5321 (4.5.3.1.3)
+ * allows 256 octets for a path, angle brackets included. Zoom's user ids are shorter.
+ */
+export const MAX_USER_ID_LENGTH = 254;
+
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+/** A UTF-16 surrogate without its pair, which has no UTF-8 form and so cannot be percent-encoded into a URL. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const WHOLE_NUMBER = /^\s*\d+\s*$/;
 const MAX_SHOWN_LENGTH = 60;
 
@@ -116,7 +124,8 @@ export function parseDuration(value: unknown): number {
 
 /**
  * Accepts a Zoom user id or email: a non-empty string (a number is taken as its digits) that is not
- * "." or ".." and has no control characters. The value is used as one URL path segment.
+ * "." or "..", has no control characters or lone surrogates, and has at most MAX_USER_ID_LENGTH
+ * characters once trimmed. The value is used as one URL path segment.
  */
 export function parseUserId(value: unknown): string {
   const text = typeof value === "number" && Number.isFinite(value) ? String(value) : value;
@@ -125,7 +134,8 @@ export function parseUserId(value: unknown): string {
     text.trim() !== "" &&
     text.trim() !== "." &&
     text.trim() !== ".." &&
-    !CONTROL_CHARACTERS.test(text);
+    !CONTROL_CHARACTERS.test(text) &&
+    !LONE_SURROGATE.test(text);
 
   if (!valid) {
     throw new InputError(
@@ -134,7 +144,16 @@ export function parseUserId(value: unknown): string {
       { key: "errors.user-id", params: { value: showValue(value) } },
     );
   }
-  return (text as string).trim();
+
+  const userId = (text as string).trim();
+  if (userId.length > MAX_USER_ID_LENGTH) {
+    throw new InputError(
+      "userId",
+      `Invalid user id ${showValue(value)}: longer than ${MAX_USER_ID_LENGTH} characters, the limit of a Zoom user id or email`,
+      { key: "errors.user-id-length", params: { value: showValue(value), max: MAX_USER_ID_LENGTH } },
+    );
+  }
+  return userId;
 }
 
 /** Quotes a value for an error message, cut to a readable length and with control characters escaped. */

@@ -1,8 +1,9 @@
 /**
  * Access tokens for the Zoom API. Server-to-Server OAuth tokens come from `POST {oauth}/oauth/token`
- * with the account_credentials grant, and are cached per (OAuth origin, account id, client id) for the
- * whole process, so two config nodes for one app share a token and a redeploy keeps it.
+ * with the account_credentials grant. They are cached per (OAuth origin, account id, client id, client
+ * secret) for the whole process, so two config nodes for one app share a token and a redeploy keeps it.
  */
+import { createHash } from "node:crypto";
 import { AuthError, ZoomApiError } from "./errors";
 import { sendRequest } from "./http";
 
@@ -14,7 +15,7 @@ export interface ServerToServerCredentials {
 
 export interface AccessToken {
   value: string;
-  /** Space-separated scopes that Zoom granted, when it said. */
+  /** Space-separated scopes that Zoom granted; empty when the response had none. */
   scope: string;
 }
 
@@ -51,7 +52,10 @@ export class ServerToServerTokenSource implements TokenSource {
     private readonly now: () => number = Date.now,
   ) {
     this.tokenUrl = tokenUrlFor(oauthBaseUrl);
-    this.cacheKey = [this.tokenUrl.origin, credentials.accountId, credentials.clientId].join("\n");
+    // The secret is part of the key (as a hash), so a config node with a wrong secret never gets a
+    // token that another node fetched with the right one, and reports the rejected credentials.
+    const secretHash = createHash("sha256").update(credentials.clientSecret).digest("hex");
+    this.cacheKey = [this.tokenUrl.origin, credentials.accountId, credentials.clientId, secretHash].join("\n");
   }
 
   async getToken(): Promise<AccessToken> {
@@ -95,7 +99,7 @@ export class ServerToServerTokenSource implements TokenSource {
 
 /**
  * Requests a new token with the account_credentials grant, bypassing the cache. Throws AuthError when
- * Zoom rejects the credentials, ZoomApiError for other answers and NetworkError without an answer.
+ * Zoom rejects the credentials, ZoomApiError for other responses and NetworkError when no response arrives.
  */
 export async function requestToken(
   tokenUrl: URL,
@@ -192,7 +196,7 @@ export function parseJson(text: string): Record<string, unknown> | undefined {
     const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
-    // An answer that is not JSON (a proxy's HTML error page, say) has no fields to read.
+    // A response that is not JSON (a proxy's HTML error page, say) has no fields to read.
     return undefined;
   }
 }
