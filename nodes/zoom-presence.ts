@@ -14,7 +14,7 @@ import { PresenceUpdate, UpdateSources, parseUpdate } from "./zoom/input";
 import { lastKnownStatuses } from "./zoom/last-known";
 import { BudgetRequestAbortedError, JobState, Outcome, WhenLimited } from "./zoom/limiter";
 import { userKey } from "./zoom/policy";
-import { readPresence } from "./zoom/reader";
+import { readPresence, takeBudgetSlot } from "./zoom/reader";
 import { presenceScheduler } from "./zoom/scheduler";
 import { DO_NOT_DISTURB, parseObservedStatus } from "./zoom/statuses";
 import { isToggle, resolveToggle, toggleTarget } from "./zoom/toggle";
@@ -157,7 +157,8 @@ export = function register(RED: NodeAPI): void {
         minIntervalMs,
         whenLimited,
         maxAttempts: connection.maxAttempts,
-        attempt: (signal) => connection.client.setPresence(update, encoding, signal),
+        attempt: (signal) =>
+          connection.client.setPresence(update, encoding, signal, { beforeRetry: () => takeBudgetSlot(presenceScheduler, connection, signal) }),
         held: (opensAt) => status.queued(update.status, opensAt),
         settle: (outcome, job) => {
           if (submitted.get(key) === entry) {

@@ -231,6 +231,19 @@ describe("zoom-presence node", function () {
     assert.equal(emulator.requestsFor("presence.put").length, 1);
   });
 
+  it("counts the retry after a 401 in the account budget", async () => {
+    await helper.load([accountNode, presenceNode], flow(emulator, {}, { accountRateLimit: 1 }), credentials);
+    const out = collect("out");
+    emulator.injectFault("presence.put", { status: 401, body: { code: 124, message: "Invalid access token." } });
+    helper.getNode("presence").receive({ payload: "away" });
+    await waitFor(() => out.length === 1, 5000);
+
+    const puts = emulator.requestsFor("presence.put");
+    assert.equal(puts.length, 2);
+    assert.equal(emulator.requestsFor("token").length, 2, "the retry uses a new token");
+    assert.ok(puts[1].receivedAt - puts[0].receivedAt >= 1000, `retry came ${puts[1].receivedAt - puts[0].receivedAt} ms after the first PUT with a budget of 1 a second`);
+  });
+
   it("keeps the window across a redeploy", async () => {
     await helper.load([accountNode, presenceNode], flow(emulator, { minInterval: "2" }), credentials);
     let out = collect("out");

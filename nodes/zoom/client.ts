@@ -6,7 +6,7 @@
 // bodies natively and sets the boundary header, so the form-data package would add a dependency for nothing.
 import { FormData } from "undici";
 import { AuthError, NetworkError, PresenceError, ZoomApiError } from "./errors";
-import { HttpResponse, sendRequest } from "./http";
+import { HttpResponse, sendRequest, toNetworkError } from "./http";
 import { PresenceUpdate } from "./input";
 import { TokenSource, parseJson, withTrailingSlash } from "./token";
 
@@ -17,6 +17,12 @@ export interface ZoomClientOptions {
   apiBaseUrl: string;
   tokens: TokenSource;
   timeoutMs: number;
+}
+
+/** Callbacks into a call, for the caller's rate limiting. */
+export interface CallHooks {
+  /** Runs before the request is repeated with a new token after a 401, and may wait. */
+  beforeRetry?: () => Promise<void>;
 }
 
 export interface SetPresenceResult {
@@ -45,14 +51,14 @@ export class ZoomClient {
   }
 
   /** Sends `PUT /users/{userId}/presence_status`. Resolves on 204; throws a PresenceError otherwise. */
-  async setPresence(update: PresenceUpdate, encoding: BodyEncoding, signal?: AbortSignal): Promise<SetPresenceResult> {
-    const response = await this.call("PUT", presencePath(update.userId), update.userId, signal, () => encodeBody(update, encoding));
+  async setPresence(update: PresenceUpdate, encoding: BodyEncoding, signal?: AbortSignal, hooks?: CallHooks): Promise<SetPresenceResult> {
+    const response = await this.call("PUT", presencePath(update.userId), update.userId, signal, hooks, () => encodeBody(update, encoding));
     return { statusCode: response.statusCode, trackingId: trackingIdOf(response) };
   }
 
   /** Reads `GET /users/{userId}/presence_status`. */
-  async getPresence(userId: string, signal?: AbortSignal): Promise<PresenceReading> {
-    const response = await this.call("GET", presencePath(userId), userId, signal);
+  async getPresence(userId: string, signal?: AbortSignal, hooks?: CallHooks): Promise<PresenceReading> {
+    const response = await this.call("GET", presencePath(userId), userId, signal, hooks);
     const body = parseJson(response.body) ?? {};
     const reading: PresenceReading = { status: typeof body.status === "string" ? body.status : "" };
     if (typeof body.end_time === "string") {
@@ -69,12 +75,22 @@ export class ZoomClient {
     path: string,
     userId: string,
     signal: AbortSignal | undefined,
+    hooks: CallHooks | undefined,
     makeBody?: () => { body: string | FormData; contentType?: string },
   ): Promise<HttpResponse> {
     const url = new URL(path, this.apiBase);
     const tokens = this.options.tokens;
 
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) {
+        // The repeated request after a 401 is a request of its own: it waits for the caller's
+        // permission (the account's request budget) and is not sent once the caller has aborted.
+        await hooks?.beforeRetry?.();
+        if (signal?.aborted) {
+          throw toNetworkError({ name: "AbortError" }, url, this.options.timeoutMs);
+        }
+      }
+
       const token = await tokenForApiCall(tokens);
       const encoded = makeBody?.();
       const headers: Record<string, string> = { authorization: `Bearer ${token.value}`, accept: "application/json" };
