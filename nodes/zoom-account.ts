@@ -6,7 +6,8 @@
 import type { NodeAPI, NodeDef } from "node-red";
 import type { Request, Response } from "express";
 import { ZoomAccountNode } from "./common/account-node";
-import { AccountConnection, AccountCredentials, createConnection, migrateAccountSettings, resolveBaseUrls } from "./zoom/account";
+import { AccountConnection, AccountCredentials, AccountSettings, createConnection, migrateAccountSettings, resolveBaseUrls } from "./zoom/account";
+import { InputError } from "./zoom/errors";
 import { requestToken, tokenUrlFor } from "./zoom/token";
 import { ZoomClient } from "./zoom/client";
 import { StaticTokenSource } from "./zoom/token";
@@ -72,9 +73,24 @@ export = function register(RED: NodeAPI): void {
     const entered = (typeof body.credentials === "object" && body.credentials !== null ? body.credentials : {}) as Record<string, unknown>;
     const stored = (typeof body.id === "string" ? RED.nodes.getCredentials(body.id) : undefined) as AccountCredentials | undefined;
     const credentials: AccountCredentials = {};
+    let storedSecretUsed = false;
     for (const field of ["accountId", "clientId", "clientSecret", "accessToken"] as const) {
       const value = typeof entered[field] === "string" ? (entered[field] as string) : undefined;
-      credentials[field] = value === STORED_PASSWORD || value === undefined ? stored?.[field] : value;
+      const useStored = value === STORED_PASSWORD || value === undefined;
+      credentials[field] = useStored ? stored?.[field] : value;
+      if (useStored && stored?.[field] && (field === "clientSecret" || field === "accessToken")) {
+        storedSecretUsed = true;
+      }
+    }
+
+    // A stored secret goes only to the hosts it was deployed for, so a request that names other base
+    // URLs cannot make Node-RED send the secret elsewhere.
+    if (storedSecretUsed && !sameHostsAsDeployed(typeof body.id === "string" ? body.id : "", settings)) {
+      throw new InputError(
+        "credentials",
+        "Enter the client secret or access token again: a stored secret is sent only to the base URLs it was deployed with",
+        { key: "errors.stored-secret-hosts" },
+      );
     }
 
     // Building the connection checks the URLs and that the credentials are present.
@@ -97,5 +113,24 @@ export = function register(RED: NodeAPI): void {
       (need) => `${need.any.join(" or ")} (${need.purpose})`,
     );
     return { ok: true, scopes, missingScopes };
+  }
+
+  /** True when the settings resolve to the same API and OAuth base URLs as the deployed config node. */
+  function sameHostsAsDeployed(id: string, settings: AccountSettings): boolean {
+    const deployed = id ? (RED.nodes.getNode(id) as ZoomAccountNode | null) : null;
+    if (!deployed?.settings) {
+      return false;
+    }
+    try {
+      const wanted = resolveBaseUrls(settings);
+      const current = resolveBaseUrls(deployed.settings);
+      return wanted.apiBaseUrl === current.apiBaseUrl && wanted.oauthBaseUrl === current.oauthBaseUrl;
+    } catch (error) {
+      // An invalid base URL on either side cannot match; createConnection() reports it to the user.
+      if (error instanceof InputError) {
+        return false;
+      }
+      throw error;
+    }
   }
 };

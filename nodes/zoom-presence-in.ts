@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "nod
 import { ZoomAccountNode } from "./common/account-node";
 import { errorText, translate } from "./common/i18n";
 import { shortError } from "./common/status";
-import { PathInUseError, WebhookRoute, normalisePath } from "./common/webhook-route";
+import { InvalidPathError, PathInUseError, WebhookRoute, normalisePath } from "./common/webhook-route";
 import { AccountConnection } from "./zoom/account";
 import { InputError } from "./zoom/errors";
 import { parseUserId } from "./zoom/input";
@@ -121,8 +121,9 @@ export = function register(RED: NodeAPI): void {
       );
 
       if (source === "webhook" && connection.webhookSecretToken !== "") {
-        const path = normalisePath(config.path || DEFAULT_WEBHOOK_PATH);
+        let path = config.path || DEFAULT_WEBHOOK_PATH;
         try {
+          path = normalisePath(path);
           route = WebhookRoute.add(
             RED.httpNode as never,
             path,
@@ -136,10 +137,11 @@ export = function register(RED: NodeAPI): void {
             (error) => node.warn(text("warn.webhook-read", { error: String(error) }, `Could not read a webhook request: ${String(error)}`)),
           );
         } catch (error) {
-          if (!(error instanceof PathInUseError)) {
+          if (!(error instanceof PathInUseError) && !(error instanceof InvalidPathError)) {
             throw error;
           }
-          const message = text("errors.path-in-use", { path }, error.message);
+          const key = error instanceof PathInUseError ? "errors.path-in-use" : "errors.path-invalid";
+          const message = text(key, { path }, error.message);
           node.status({ fill: "red", shape: "ring", text: `webhook: ${message}` });
           node.error(message);
           watcher = undefined;

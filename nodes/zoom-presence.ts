@@ -14,7 +14,7 @@ import { PresenceUpdate, UpdateSources, parseUpdate } from "./zoom/input";
 import { lastKnownStatuses } from "./zoom/last-known";
 import { BudgetRequestAbortedError, JobState, Outcome, WhenLimited } from "./zoom/limiter";
 import { userKey } from "./zoom/policy";
-import { readPresence, takeBudgetSlot } from "./zoom/reader";
+import { readPresence } from "./zoom/reader";
 import { presenceScheduler } from "./zoom/scheduler";
 import { DO_NOT_DISTURB, parseObservedStatus } from "./zoom/statuses";
 import { isToggle, resolveToggle, toggleTarget } from "./zoom/toggle";
@@ -157,8 +157,7 @@ export = function register(RED: NodeAPI): void {
         minIntervalMs,
         whenLimited,
         maxAttempts: connection.maxAttempts,
-        attempt: (signal) =>
-          connection.client.setPresence(update, encoding, signal, { beforeRetry: () => takeBudgetSlot(presenceScheduler, connection, signal) }),
+        attempt: (signal, budget) => connection.client.setPresence(update, encoding, signal, { beforeRetry: budget.nextRequest }),
         held: (opensAt) => status.queued(update.status, opensAt),
         settle: (outcome, job) => {
           if (submitted.get(key) === entry) {
@@ -216,6 +215,13 @@ export = function register(RED: NodeAPI): void {
           return;
         }
         case "superseded":
+          // Another node's update may have replaced this one: drop the "queued" status unless this
+          // node still has an update waiting.
+          if (submitted.size === 0) {
+            status.restore();
+          }
+          done();
+          return;
         case "discarded":
           done();
           return;

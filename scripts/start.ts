@@ -156,6 +156,7 @@ function buildFlows(mqttPort: number, zoom: ZoomTarget): FlowNode[] {
           credentials: { ...zoom.credentials },
         };
       case "zoom-presence":
+      case "zoom-presence-in":
         return { ...node, userId: zoom.userId, userIdType: "str" };
       default:
         return node;

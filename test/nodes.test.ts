@@ -277,6 +277,31 @@ describe("zoom-presence node", function () {
     assert.doesNotMatch(log, /Discarded/);
   });
 
+  it("tests the connection with the stored secret only for deployed hosts", async () => {
+    const other = await ZoomEmulator.start();
+    try {
+      await helper.load([accountNode, presenceNode], flow(emulator), credentials);
+      const stored = { accountId: "emu-account", clientId: "emu-client", clientSecret: "__PWRD__" };
+      const same = await helper
+        .request()
+        .post("/zoom-account/test")
+        .send({ id: "account", authType: "s2s", cloud: "custom", apiBaseUrl: emulator.apiBaseUrl, oauthBaseUrl: emulator.oauthBaseUrl, credentials: stored });
+      assert.equal(same.body.ok, true, JSON.stringify(same.body));
+      assert.deepEqual(same.body.scopes, ["user:read:admin", "user:write:admin"]);
+
+      const elsewhere = await helper
+        .request()
+        .post("/zoom-account/test")
+        .send({ id: "account", authType: "s2s", cloud: "custom", apiBaseUrl: other.apiBaseUrl, oauthBaseUrl: other.oauthBaseUrl, credentials: stored });
+      assert.equal(elsewhere.body.ok, false);
+      assert.match(elsewhere.body.error, /^Enter the client secret or access token again/);
+      assert.equal(other.requests.length, 0, "nothing was sent to the other host");
+      assert.ok(!JSON.stringify([same.body, elsewhere.body]).includes(SECRET));
+    } finally {
+      await other.close();
+    }
+  });
+
   it("never shows the secret or a token", async () => {
     await helper.load([accountNode, presenceNode], flow(emulator), credentials);
     const out = collect("out");

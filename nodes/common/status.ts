@@ -25,14 +25,24 @@ export function shortError(error: unknown): string {
 }
 
 export class StatusHelper {
+  /** Identifies the status on show, so a burst of identical updates translates and sends it once. */
+  private shownKey: string | undefined;
+  /** The last status set, shown again when a waiting update ends without being sent. */
+  private lastSet: { status: string; duration?: number } | undefined;
+
   constructor(
     private readonly RED: NodeAPI,
     private readonly node: Node,
     private readonly namespace: string,
   ) {}
 
-  /** A status now set: a red dot for Do Not Disturb with its minutes, a green dot otherwise. */
+  /** Shows a status now set: a red dot for Do Not Disturb with its minutes, a green dot otherwise. */
   set(status: string, duration?: number): void {
+    this.lastSet = { status, duration };
+    if (!this.show(`set\n${status}\n${duration}`)) {
+      return;
+    }
+
     if (duration !== undefined) {
       const text = this.text("status.dnd", { minutes: duration }, `${status} ${duration} min`);
       this.node.status({ fill: "red", shape: "dot", text });
@@ -41,8 +51,18 @@ export class StatusHelper {
     this.node.status({ fill: "green", shape: "dot", text: this.text("status.set", { status }, status) });
   }
 
-  /** An update held until the user's window opens. */
+  /** Shows the last status set again, or nothing when none was set; for an update that ended unsent. */
+  restore(): void {
+    if (this.lastSet) {
+      this.set(this.lastSet.status, this.lastSet.duration);
+    } else {
+      this.clear();
+    }
+  }
+
+  /** Shows an update held until the user's window opens. */
   queued(status: string, opensAt: number | undefined): void {
+    this.shownKey = undefined;
     if (opensAt === undefined) {
       this.node.status({ fill: "yellow", shape: "ring", text: this.text("status.queued-after-answer", { status }, `queued: ${status}`) });
       return;
@@ -54,11 +74,24 @@ export class StatusHelper {
   /** Shows a short error: the kind, and for Zoom responses the HTTP status and Zoom's code. */
   error(error: unknown): void {
     const short = shortError(error);
+    if (!this.show(`error\n${short}`)) {
+      return;
+    }
     this.node.status({ fill: "red", shape: "ring", text: this.text("status.error", { error: short }, short) });
   }
 
   clear(): void {
+    this.shownKey = undefined;
     this.node.status({});
+  }
+
+  /** Records what is about to be shown; false when it is on show already. */
+  private show(key: string): boolean {
+    if (this.shownKey === key) {
+      return false;
+    }
+    this.shownKey = key;
+    return true;
   }
 
   private text(key: string, params: Record<string, unknown>, fallback: string): string {

@@ -31,7 +31,23 @@ export class PathInUseError extends Error {
 /** Normalises a path from the editor: one leading slash, no trailing slash. */
 export function normalisePath(path: string): string {
   const trimmed = path.trim().replace(/^\/+/, "").replace(/\/+$/, "");
+  if (!PLAIN_PATH.test(trimmed)) {
+    throw new InvalidPathError(path);
+  }
   return `/${trimmed}`;
+}
+
+/**
+ * Letters, digits and `. _ ~ - /` only: Express reads `:name`, `*`, `(` and `?` in a route as
+ * patterns, which would let one node answer for paths it was not given.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9._~\/-]+$/;
+
+export class InvalidPathError extends Error {
+  constructor(readonly path: string) {
+    super(`Invalid webhook path "${path}": use letters, digits and . _ ~ - / only`);
+    this.name = "InvalidPathError";
+  }
 }
 
 export class WebhookRoute {

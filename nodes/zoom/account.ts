@@ -185,7 +185,7 @@ function createTokenSource(settings: AccountSettings, credentials: AccountCreden
   const clientSecret = credentials.clientSecret ?? "";
   for (const [field, value] of [["account ID", accountId], ["client ID", clientId], ["client secret", clientSecret]]) {
     if (!value) {
-      throw new AuthError(`Missing ${field}`, { key: "errors.credentials-missing", params: { field } });
+      throw new AuthError(`Missing ${field}: enter it in the Zoom account config node`, { key: "errors.credentials-missing", params: { field } });
     }
   }
   return new ServerToServerTokenSource(oauthBaseUrl, { accountId, clientId, clientSecret }, timeoutMs);

@@ -115,15 +115,20 @@ export class ZoomClient {
 }
 
 /**
- * Gets a token for an API call. A network failure at the token endpoint means the API call never
- * went out, which the rate limiter needs to know to keep the user's window open.
+ * Gets a token for an API call. Any failure here means the API call never went out, which the rate
+ * limiter needs to know to keep the user's window open.
  */
 async function tokenForApiCall(tokens: TokenSource) {
   try {
     return await tokens.getToken();
   } catch (error) {
     if (error instanceof NetworkError && error.maybeDelivered) {
-      throw new NetworkError(error.message, { key: error.key, params: error.params }, error.host, false);
+      const copy = new NetworkError(error.message, { key: error.key, params: error.params }, error.host, false);
+      copy.beforeApiRequest = true;
+      throw copy;
+    }
+    if (error instanceof PresenceError) {
+      error.beforeApiRequest = true;
     }
     throw error;
   }

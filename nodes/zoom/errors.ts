@@ -16,6 +16,8 @@ export abstract class PresenceError extends Error {
   abstract readonly kind: PresenceErrorKind;
   readonly key: string;
   readonly params: Record<string, string | number>;
+  /** True when the error came before the API request was sent (from the token endpoint, say). */
+  beforeApiRequest = false;
 
   constructor(message: string, details: PresenceErrorDetails) {
     super(message);

@@ -5,7 +5,8 @@
  * - a window per (API host, account, user): it opens `minInterval` after Zoom's response to the
  *   previous update of that user. While a request is in flight or the window is closed, one update
  *   is held; a newer one replaces it under the `latest` policy.
- * - a budget per (API host, account): at most `accountRateLimit` requests in any one-second span.
+ * - a budget per (API host, account): at most `accountRateLimit` requests in any one-second span,
+ *   where a request's span starts when its response arrives (Zoom counts it on arrival, earlier).
  *   Reads of a presence (runInAccountBudget) take their turn in the same budget, but no user window.
  *
  * State lives in one PresenceScheduler per process, so nodes that update the same user share a
@@ -52,7 +53,7 @@ export interface JobSpec<R> {
   /** Attempts for failures that the decision marks `retry`, counting the first. */
   maxAttempts: number;
   /** Sends one attempt. The signal aborts it when the owner closes. */
-  attempt(signal: AbortSignal): Promise<R>;
+  attempt(signal: AbortSignal, budget: RequestBudget): Promise<R>;
   /** Called exactly once with the job's end. */
   settle(outcome: Outcome<R>, job: JobState): void;
   /** Called when the job is held, with the time the user's window opens if known. */
@@ -78,8 +79,8 @@ export interface SchedulerOptions {
 }
 
 /**
- * Extra gap added to each one-second span of the account budget. Zoom counts requests when they
- * arrive, so two requests sent exactly one second apart can land closer together.
+ * Extra gap added to each one-second span of the account budget, which starts at a response. It
+ * covers timers and clocks that round to whole milliseconds.
  */
 export const ACCOUNT_SPAN_MARGIN_MS = 20;
 const ACCOUNT_SPAN_MS = 1000;
@@ -99,7 +100,21 @@ export interface BudgetRequestSpec<R> {
   accountRateLimit: number;
   /** Aborting it removes a waiting request, or aborts the one under way through run()'s signal. */
   signal?: AbortSignal;
-  run(signal: AbortSignal): Promise<R>;
+  run(signal: AbortSignal, budget: RequestBudget): Promise<R>;
+}
+
+/**
+ * The account budget as one attempt sees it. An attempt that sends a second request (the repeat with
+ * a new token after a 401) calls nextRequest() first, so that request takes its own turn.
+ */
+export interface RequestBudget {
+  /** Marks the current request as answered and waits until the budget allows one more. */
+  nextRequest(): Promise<void>;
+}
+
+/** Holds the function that marks a request's budget slot as answered. */
+interface SlotHolder {
+  release: (respondedAt: number) => void;
 }
 
 /** The rejection of runInAccountBudget() when the caller's signal aborted before the request was sent. */
@@ -114,7 +129,7 @@ class BudgetRequest {
   /** Set once the request has started or was aborted while waiting; the ready queue skips it then. */
   done = false;
 
-  constructor(readonly start: () => void) {}
+  constructor(readonly start: (release: (respondedAt: number) => void) => void) {}
 }
 
 class UserWindow implements Wakeable {
@@ -152,9 +167,14 @@ class UserWindow implements Wakeable {
 
 class AccountBudget implements Wakeable {
   wakeAt: number | undefined;
-  /** Send times of the last `limit` requests, oldest at `next` once the ring is full. */
-  private sent: number[] = [];
-  private next = 0;
+  /**
+   * One entry per request of the last `limit` requests: when its response arrived, or Infinity while
+   * it is in flight. Zoom counts a request when it arrives, which is before its response, so a slot
+   * counted from the response can never overlap Zoom's one-second span, however late the request left.
+   */
+  private slots: number[] = [];
+  /** Changes when the limit changes, so the release of a slot from before cannot touch the new ones. */
+  private generation = 0;
   private ready: Array<UserWindow | BudgetRequest> = [];
   private readyHead = 0;
 
@@ -167,26 +187,40 @@ class AccountBudget implements Wakeable {
   setLimit(limit: number): void {
     if (limit !== this.limit) {
       this.limit = limit;
-      this.sent = [];
-      this.next = 0;
+      this.slots = [];
+      this.generation++;
     }
   }
 
-  /** The earliest time at which one more request fits in the budget. */
+  /** Returns the earliest time at which one more request fits in the budget; Infinity until a response frees a slot. */
   nextSlot(now: number): number {
-    if (this.sent.length < this.limit) {
+    if (this.slots.length < this.limit) {
       return now;
     }
-    return Math.max(now, this.sent[this.next] + ACCOUNT_SPAN_MS + ACCOUNT_SPAN_MARGIN_MS);
+    const earliest = Math.min(...this.slots);
+    return earliest === Infinity ? Infinity : Math.max(now, earliest + ACCOUNT_SPAN_MS + ACCOUNT_SPAN_MARGIN_MS);
   }
 
-  record(now: number): void {
-    if (this.sent.length < this.limit) {
-      this.sent.push(now);
-      return;
+  /** Takes a slot for a request that starts now. The returned function marks its response, once. */
+  take(): (respondedAt: number) => void {
+    let index = this.slots.length;
+    if (index < this.limit) {
+      this.slots.push(Infinity);
+    } else {
+      index = this.slots.indexOf(Math.min(...this.slots));
+      this.slots[index] = Infinity;
     }
-    this.sent[this.next] = now;
-    this.next = (this.next + 1) % this.limit;
+
+    const generation = this.generation;
+    let released = false;
+    return (respondedAt) => {
+      if (released || generation !== this.generation) {
+        return;
+      }
+      released = true;
+      this.slots[index] = respondedAt;
+      this.scheduler.pump(this, respondedAt);
+    };
   }
 
   enqueue(entry: UserWindow | BudgetRequest): void {
@@ -316,6 +350,10 @@ export class PresenceScheduler {
   pump(account: AccountBudget, now: number): void {
     while (account.hasReady) {
       const slot = account.nextSlot(now);
+      if (slot === Infinity) {
+        // Every slot is in flight: the next response pumps the queue again.
+        return;
+      }
       if (slot > now) {
         if (account.wakeAt === undefined || account.wakeAt > slot) {
           this.wakeQueue.schedule(account, slot);
@@ -327,8 +365,7 @@ export class PresenceScheduler {
       if (entry instanceof BudgetRequest) {
         if (!entry.done) {
           entry.done = true;
-          account.record(now);
-          entry.start();
+          entry.start(account.take());
         }
         continue;
       }
@@ -352,6 +389,7 @@ export class PresenceScheduler {
         return;
       }
 
+      const account = this.accountBudget(spec.accountKey, spec.accountRateLimit);
       const controller = new AbortController();
       const onAbort = () => {
         controller.abort();
@@ -360,18 +398,21 @@ export class PresenceScheduler {
           reject(new BudgetRequestAbortedError());
         }
       };
-      const request = new BudgetRequest(() => {
+      const request = new BudgetRequest((release) => {
+        const holder: SlotHolder = { release };
         let running: Promise<R>;
         try {
-          running = spec.run(controller.signal);
+          running = spec.run(controller.signal, this.requestBudget(account, holder, controller.signal));
         } catch (error) {
           running = Promise.reject(error);
         }
-        running.then(resolve, reject).finally(() => spec.signal?.removeEventListener("abort", onAbort));
+        running.then(resolve, reject).finally(() => {
+          spec.signal?.removeEventListener("abort", onAbort);
+          holder.release(this.clock.now());
+        });
       });
       spec.signal?.addEventListener("abort", onAbort, { once: true });
 
-      const account = this.accountBudget(spec.accountKey, spec.accountRateLimit);
       account.enqueue(request);
       this.pump(account, this.clock.now());
     });
@@ -396,21 +437,57 @@ export class PresenceScheduler {
     user.inFlight = job;
     job.attempts++;
     job.controller = new AbortController();
-    user.account.record(now);
+    const holder: SlotHolder = { release: user.account.take() };
 
     let attempt: Promise<unknown>;
     try {
-      attempt = job.spec.attempt(job.controller.signal);
+      attempt = job.spec.attempt(job.controller.signal, this.requestBudget(user.account, holder, job.controller.signal));
     } catch (error) {
       attempt = Promise.reject(error);
     }
     attempt.then(
-      (result) => this.finish(user, job, { ok: true, result }),
-      (error: unknown) => this.finish(user, job, { ok: false, error }),
+      (result) => this.finish(user, job, { ok: true, result }, holder),
+      (error: unknown) => this.finish(user, job, { ok: false, error }, holder),
     );
   }
 
-  private finish(user: UserWindow, job: Job<unknown>, outcome: { ok: true; result: unknown } | { ok: false; error: unknown }): void {
+  /** Lets an attempt that holds a budget slot give it back and wait for a new one for its next request. */
+  private requestBudget(account: AccountBudget, holder: SlotHolder, signal: AbortSignal): RequestBudget {
+    return {
+      nextRequest: () =>
+        new Promise<void>((resolve, reject) => {
+          holder.release(this.clock.now());
+          if (signal.aborted) {
+            reject(new BudgetRequestAbortedError());
+            return;
+          }
+
+          const request = new BudgetRequest((release) => {
+            holder.release = release;
+            resolve();
+          });
+          signal.addEventListener(
+            "abort",
+            () => {
+              if (!request.done) {
+                request.done = true;
+                reject(new BudgetRequestAbortedError());
+              }
+            },
+            { once: true },
+          );
+          account.enqueue(request);
+          this.pump(account, this.clock.now());
+        }),
+    };
+  }
+
+  private finish(
+    user: UserWindow,
+    job: Job<unknown>,
+    outcome: { ok: true; result: unknown } | { ok: false; error: unknown },
+    slot: SlotHolder,
+  ): void {
     const now = this.clock.now();
     user.inFlight = undefined;
     job.controller = undefined;
@@ -424,6 +501,7 @@ export class PresenceScheduler {
     }
 
     this.afterAnswer(user, now);
+    slot.release(now);
   }
 
   private handleFailure(user: UserWindow, job: Job<unknown>, error: unknown, now: number, windowMs: number): void {

@@ -1,5 +1,5 @@
 /** How failures of a presence update are retried, and the keys that identify windows and budgets. */
-import { NetworkError, ZoomApiError } from "./errors";
+import { NetworkError, PresenceError, ZoomApiError } from "./errors";
 import { FailureDecision } from "./limiter";
 
 /**
@@ -7,6 +7,14 @@ import { FailureDecision } from "./limiter";
  * backoff, and everything else (4xx, rejected credentials) ends the update.
  */
 export function decideFailure(error: unknown): FailureDecision {
+  const decision = decideByKind(error);
+  if (error instanceof PresenceError && error.beforeApiRequest) {
+    return { ...decision, reachedServer: false };
+  }
+  return decision;
+}
+
+function decideByKind(error: unknown): FailureDecision {
   if (error instanceof ZoomApiError) {
     if (error.statusCode === 429) {
       return { action: "rate-limited", retryAfterMs: error.retryAfterMs, reachedServer: true };

@@ -39,7 +39,7 @@ export async function readPresence(
         accountKey: connection.accountKey,
         accountRateLimit: connection.accountRateLimit,
         signal: options.signal,
-        run: (signal) => connection.client.getPresence(userId, signal, { beforeRetry: () => takeBudgetSlot(scheduler, connection, signal) }),
+        run: (signal, budget) => connection.client.getPresence(userId, signal, { beforeRetry: budget.nextRequest }),
       });
     } catch (error) {
       if (options.signal?.aborted) {
@@ -53,16 +53,6 @@ export async function readPresence(
       await sleep(clock, waitMs, options.signal);
     }
   }
-}
-
-/** Waits for one request's turn in the account budget, for a request made outside the scheduler's own. */
-export async function takeBudgetSlot(scheduler: PresenceScheduler, connection: ReadConnection, signal?: AbortSignal): Promise<void> {
-  await scheduler.runInAccountBudget({
-    accountKey: connection.accountKey,
-    accountRateLimit: connection.accountRateLimit,
-    signal,
-    run: async () => undefined,
-  });
 }
 
 /** Waits on the clock; rejects with BudgetRequestAbortedError when the signal aborts first. */

@@ -250,12 +250,30 @@ describe("PresenceScheduler", () => {
       t.submit(`u${i}`, { userKey: `api\nacct\nuser-${i}`, accountRateLimit: 2 });
     }
     assert.deepEqual(t.attempts.map((a) => a.label), ["u1", "u2"]);
+    t.attempts[0].resolve("ok");
+    t.attempts[1].resolve("ok");
     await t.clock.advance(1000 + ACCOUNT_SPAN_MARGIN_MS - 1);
     assert.equal(t.attempts.length, 2);
     await t.clock.advance(1);
     assert.deepEqual(t.attempts.map((a) => a.label), ["u1", "u2", "u3", "u4"]);
+    t.attempts[2].resolve("ok");
     await t.clock.advance(1000 + ACCOUNT_SPAN_MARGIN_MS);
     assert.equal(t.attempts.length, 5);
+  });
+
+  it("counts a budget slot from the response, not the send", async () => {
+    const t = setup();
+    t.submit("u1", { userKey: "api\nacct\nuser-1", accountRateLimit: 1 });
+    t.submit("u2", { userKey: "api\nacct\nuser-2", accountRateLimit: 1 });
+    await t.clock.advance(5000);
+    assert.equal(t.attempts.length, 1, "no slot frees while the only request is in flight");
+
+    t.attempts[0].resolve("ok");
+    await t.clock.advance(1000 + ACCOUNT_SPAN_MARGIN_MS - 1);
+    assert.equal(t.attempts.length, 1);
+    await t.clock.advance(1);
+    assert.equal(t.attempts.length, 2);
+    assert.equal(t.attempts[1].at, start + 5000 + 1000 + ACCOUNT_SPAN_MARGIN_MS);
   });
 
   it("forgets users whose window has opened", async () => {
