@@ -122,9 +122,9 @@ export = function register(RED: NodeAPI): void {
       return false;
     }
     try {
-      const wanted = resolveBaseUrls(settings);
+      const requested = resolveBaseUrls(settings);
       const current = resolveBaseUrls(deployed.settings);
-      return wanted.apiBaseUrl === current.apiBaseUrl && wanted.oauthBaseUrl === current.oauthBaseUrl;
+      return requested.apiBaseUrl === current.apiBaseUrl && requested.oauthBaseUrl === current.oauthBaseUrl;
     } catch (error) {
       // An invalid base URL on either side cannot match; createConnection() reports it to the user.
       if (error instanceof InputError) {

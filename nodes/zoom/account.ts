@@ -24,7 +24,7 @@ export interface AccountSettings {
   accountRateLimit: number;
   /** Seconds before a token request or API call times out. */
   timeout: number;
-  /** Attempts for network errors, timeouts and 5xx answers, counting the first. */
+  /** Attempts for network errors, timeouts and 5xx responses, counting the first. */
   maxAttempts: number;
   configVersion: number;
 }
@@ -38,7 +38,7 @@ export interface AccountCredentials {
   webhookSecretToken?: string;
 }
 
-/** What presence nodes need from an account: the client and the limits. */
+/** The client and limits that presence nodes use for one account. */
 export interface AccountConnection {
   client: ZoomClient;
   tokens: TokenSource;

@@ -161,7 +161,7 @@ function trackingIdOf(response: HttpResponse): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Turns an error response into a typed error whose message tells the user what to do about it. */
+/** Turns an error response into a typed error whose message says what the user can do about it. */
 export function apiError(response: HttpResponse, userId: string): PresenceError {
   const body = parseJson(response.body);
   const statusCode = response.statusCode;

@@ -16,7 +16,7 @@ import { Clock, Wakeable, WakeQueue, systemClock } from "./timers";
 
 export type WhenLimited = "latest" | "drop" | "error";
 
-/** How the scheduler should treat a failed attempt. */
+/** The scheduler's decision about a failed attempt. */
 export interface FailureDecision {
   /** `rate-limited`: wait and try again without counting an attempt; `retry`: back off and try again while attempts remain. */
   action: "rate-limited" | "retry" | "fail";
@@ -60,7 +60,7 @@ export interface JobSpec<R> {
   held?(opensAt: number | undefined, job: JobState): void;
 }
 
-/** What a job has been through, for outputs such as `queuedMs` and `superseded`. */
+/** A job's history, for outputs such as `queuedMs` and `superseded`. */
 export interface JobState {
   readonly arrivedAt: number;
   /** How many earlier updates of this user this one replaced, directly or through those it replaced. */
@@ -104,15 +104,15 @@ export interface BudgetRequestSpec<R> {
 }
 
 /**
- * The account budget as one attempt sees it. An attempt that sends a second request (the repeat with
- * a new token after a 401) calls nextRequest() first, so that request takes its own turn.
+ * The account budget from one attempt's side. An attempt that sends a second request (the repeat
+ * with a new token after a 401) calls nextRequest() first, so that request takes its own turn.
  */
 export interface RequestBudget {
-  /** Marks the current request as answered and waits until the budget allows one more. */
+  /** Marks the current request as responded to and waits until the budget allows one more. */
   nextRequest(): Promise<void>;
 }
 
-/** Holds the function that marks a request's budget slot as answered. */
+/** The function that marks a request's budget slot as responded to. */
 interface SlotHolder {
   release: (respondedAt: number) => void;
 }
@@ -451,7 +451,7 @@ export class PresenceScheduler {
     );
   }
 
-  /** Lets an attempt that holds a budget slot give it back and wait for a new one for its next request. */
+  /** Lets an attempt that has a budget slot give it back and wait for a new one for its next request. */
   private requestBudget(account: AccountBudget, holder: SlotHolder, signal: AbortSignal): RequestBudget {
     return {
       nextRequest: () =>

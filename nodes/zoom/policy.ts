@@ -1,9 +1,9 @@
-/** How failures of a presence update are retried, and the keys that identify windows and budgets. */
+/** The retry policy for failed presence updates, and the keys that identify windows and budgets. */
 import { NetworkError, PresenceError, ZoomApiError } from "./errors";
 import { FailureDecision } from "./limiter";
 
 /**
- * Classifies a failed attempt: 429 is waited out, 5xx answers and network errors are retried with
+ * Classifies a failed attempt: 429 is waited out, 5xx responses and network errors are retried with
  * backoff, and everything else (4xx, rejected credentials) ends the update.
  */
 export function decideFailure(error: unknown): FailureDecision {
