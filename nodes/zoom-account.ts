@@ -8,9 +8,8 @@ import type { Request, Response } from "express";
 import { ZoomAccountNode } from "./common/account-node";
 import { AccountConnection, AccountCredentials, AccountSettings, createConnection, migrateAccountSettings, resolveBaseUrls } from "./zoom/account";
 import { InputError } from "./zoom/errors";
-import { requestToken, tokenUrlFor } from "./zoom/token";
+import { StaticTokenSource, requestToken, tokenUrlFor } from "./zoom/token";
 import { ZoomClient } from "./zoom/client";
-import { StaticTokenSource } from "./zoom/token";
 import { errorText } from "./common/i18n";
 
 type ZoomAccountDef = NodeDef & Record<string, unknown>;

@@ -12,7 +12,7 @@ const nodesOut = path.join(root, "dist", "nodes");
 const dist = path.join(root, "dist");
 
 // dist/ is overwritten in place rather than deleted first, so a test run that is reading it keeps
-// working while another build runs; compiled files whose source is gone are removed afterwards.
+// working while another build runs. Compiled files whose source is gone are removed afterwards.
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
 removeOrphans(dist);
 

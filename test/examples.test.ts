@@ -186,7 +186,7 @@ describe("example flows", function () {
       assert.equal(response.status, 200);
 
       // The follows-zoom example drives the same light topic with what it reads from Zoom, so its
-      // messages can come first; the update's result is the first "ON".
+      // messages can come first. The update's result is the first "ON".
       const on = await waitUntil("an ON message on the light topic", () => lightMessages.messages.find((message) => message.payload === "ON"));
       const puts = emulator.requestsFor("presence.put");
 

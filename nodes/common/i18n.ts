@@ -11,7 +11,7 @@ export function translate(RED: NodeAPI, key: string, params: Record<string, unkn
   return !text || text === key ? fallback : text;
 }
 
-/** The user-facing text of an error: the catalog's wording of a PresenceError, or the error's own message. */
+/** Returns the user-facing text of an error: the catalog's wording of a PresenceError, or the error's own message. */
 export function errorText(RED: NodeAPI, namespace: string, error: unknown): string {
   if (error instanceof PresenceError) {
     return translate(RED, `${namespace}.${error.key}`, error.params, error.message);

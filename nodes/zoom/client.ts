@@ -134,7 +134,7 @@ async function tokenForApiCall(tokens: TokenSource) {
   }
 }
 
-/** The API path for a user's presence. The user id is encoded as one path segment, so `../x` stays inside it. */
+/** Returns the API path for a user's presence. The user id is encoded as one path segment, so `../x` stays inside it. */
 export function presencePath(userId: string): string {
   return `users/${encodeURIComponent(userId)}/presence_status`;
 }

@@ -197,8 +197,19 @@ class AccountBudget implements Wakeable {
     if (this.slots.length < this.limit) {
       return now;
     }
-    const earliest = Math.min(...this.slots);
+    const earliest = this.slots[this.earliestSlot()];
     return earliest === Infinity ? Infinity : Math.max(now, earliest + ACCOUNT_SPAN_MS + ACCOUNT_SPAN_MARGIN_MS);
+  }
+
+  /** Returns the index of the slot that frees first. A loop, because spreading a large limit into Math.min() can overflow the stack. */
+  private earliestSlot(): number {
+    let index = 0;
+    for (let i = 1; i < this.slots.length; i++) {
+      if (this.slots[i] < this.slots[index]) {
+        index = i;
+      }
+    }
+    return index;
   }
 
   /** Takes a slot for a request that starts now. The returned function marks its response, once. */
@@ -207,7 +218,7 @@ class AccountBudget implements Wakeable {
     if (index < this.limit) {
       this.slots.push(Infinity);
     } else {
-      index = this.slots.indexOf(Math.min(...this.slots));
+      index = this.earliestSlot();
       this.slots[index] = Infinity;
     }
 

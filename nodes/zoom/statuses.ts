@@ -51,7 +51,7 @@ export function statusKey(text: string): string {
   return text.trim().toLowerCase().replace(/[\s_-]+/g, "_");
 }
 
-/** Returns the canonical settable status for a spelling or alias, or undefined when it is none. */
+/** Returns the canonical settable status for a spelling or alias, or undefined for an unknown spelling. */
 export function parseSettableStatus(text: string): SettableStatus | undefined {
   return BY_KEY.get(statusKey(text));
 }

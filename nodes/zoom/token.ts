@@ -131,7 +131,7 @@ export async function requestToken(
   throw tokenError(response.statusCode, body, tokenUrl.host, response.headers["x-zm-trackingid"]);
 }
 
-/** The token endpoint under an OAuth base URL such as `https://zoom.us`. */
+/** Returns the token endpoint under an OAuth base URL such as `https://zoom.us`. */
 export function tokenUrlFor(oauthBaseUrl: string): URL {
   return new URL("oauth/token", withTrailingSlash(oauthBaseUrl));
 }
